@@ -1,0 +1,36 @@
+"""Roles and the permissions they grant. Routes name a permission; nothing is reachable without one or a place on
+the public allow-list (``public``)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+#: role code -> (Vietnamese label, English label is the catalog's); order = how they are listed.
+ROLES = {
+    "admin": _l("Quản trị hệ thống"),
+    "reception": _l("Tiếp nhận"),
+    "technician": _l("Kiểm định viên"),
+    "reviewer": _l("Người soát xét"),
+    "approver": _l("Lãnh đạo trung tâm (phê duyệt)"),
+    "quality_manager": _l("Phụ trách chất lượng"),
+    "auditor": _l("Đánh giá viên (chỉ xem)"),
+}
+
+_READ = {"registry.view", "audit.view"}
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset(_READ | {"registry.edit", "registry.import", "users.manage", "audit.verify"}),
+    "reception": frozenset(_READ | {"registry.edit", "registry.import"}),
+    "technician": frozenset(_READ | {"registry.edit", "registry.import"}),
+    "reviewer": frozenset(_READ),
+    "approver": frozenset(_READ),
+    "quality_manager": frozenset(_READ | {"audit.verify"}),
+    # Reads everything, changes nothing (tested over every route).
+    "auditor": frozenset(_READ),
+}
+
+ALL_PERMISSIONS = frozenset().union(*PERMISSIONS.values())
+
+
+def permissions_of(roles: set[str]) -> frozenset[str]:
+    return frozenset().union(*(PERMISSIONS.get(role, frozenset()) for role in roles))
