@@ -7,6 +7,9 @@ from pathlib import Path
 
 from flask import Flask
 
+#: Feature packages, each with a ``views.bp`` blueprint named after it (DESIGN.md §2).
+FEATURES = ("auth", "audit", "registry", "standards", "personnel", "facilities", "methods")
+
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the application from ``LIMS_*`` environment variables (DESIGN.md §6), or ``test_config``."""
@@ -49,15 +52,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     i18n.init_app(app)
 
-    from .auth.views import bp as auth_bp
-    from .audit.views import bp as audit_bp
-    from .registry.views import bp as registry_bp
+    import importlib
+
     from .views import bp as main_bp
 
     app.register_blueprint(main_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(audit_bp)
-    app.register_blueprint(registry_bp)
+    for feature in FEATURES:
+        app.register_blueprint(importlib.import_module(f"lims.{feature}.views").bp)
 
     from . import cli
 

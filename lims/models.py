@@ -70,6 +70,9 @@ class TimestampMixin:
 
 def import_all_models() -> None:
     """Import every feature's models so that ``Base.metadata`` is complete (Alembic, tests)."""
-    from lims.audit import models as _audit  # noqa: F401
-    from lims.auth import models as _auth  # noqa: F401
-    from lims.registry import models as _registry  # noqa: F401
+    import importlib
+
+    from lims import FEATURES
+
+    for feature in FEATURES:
+        importlib.import_module(f"lims.{feature}.models")

@@ -16,15 +16,21 @@ ROLES = {
     "auditor": _l("Đánh giá viên (chỉ xem)"),
 }
 
-_READ = {"registry.view", "audit.view"}
+# Reading: registry.view (customers, instruments), lab.view (standards, personnel, facilities, methods), audit.view.
+_READ = {"registry.view", "lab.view", "audit.view"}
+# Managing the lab's resources (ISO/IEC 17025 6.2-6.5, 7.2, 8.3).
+_LAB_MANAGE = {"standards.edit", "personnel.edit", "facilities.edit", "methods.edit"}
+# Day-to-day records a technician keeps: intermediate checks of standards, condition readings.
+_LAB_RECORD = {"standards.check", "conditions.record"}
 
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset(_READ | {"registry.edit", "registry.import", "users.manage", "audit.verify"}),
+    "admin": frozenset(_READ | _LAB_MANAGE | _LAB_RECORD | {"registry.edit", "registry.import", "users.manage",
+                                                            "audit.verify"}),
     "reception": frozenset(_READ | {"registry.edit", "registry.import"}),
-    "technician": frozenset(_READ | {"registry.edit", "registry.import"}),
+    "technician": frozenset(_READ | _LAB_RECORD | {"registry.edit", "registry.import"}),
     "reviewer": frozenset(_READ),
     "approver": frozenset(_READ),
-    "quality_manager": frozenset(_READ | {"audit.verify"}),
+    "quality_manager": frozenset(_READ | _LAB_MANAGE | _LAB_RECORD | {"audit.verify"}),
     # Reads everything, changes nothing (tested over every route).
     "auditor": frozenset(_READ),
 }
