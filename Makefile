@@ -32,9 +32,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 babel: $(VENV)/.installed-dev
-	$(BIN)/pybabel extract -F lims/i18n/babel.cfg -o lims/i18n/messages.pot .
-	$(BIN)/pybabel update -i lims/i18n/messages.pot -d lims/i18n
-	$(BIN)/pybabel compile -d lims/i18n
+	$(BIN)/python -m lims.i18n.catalogs update
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from flask import Flask
 
-#: Feature packages, each with a ``views.bp`` blueprint named after it (DESIGN.md §2).
-FEATURES = ("auth", "audit", "registry", "standards", "personnel", "facilities", "methods")
+#: Feature packages with a ``views.bp`` blueprint named after the package (DESIGN.md §2).
+FEATURES = ("auth", "audit", "registry", "standards", "personnel", "facilities", "methods", "public")
+#: Feature packages with a ``models`` module (imported so that ``Base.metadata`` is complete).
+MODEL_PACKAGES = ("audit", "auth", "registry", "standards", "personnel", "facilities", "methods", "certificates")
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -72,7 +72,7 @@ def import_all_models() -> None:
     """Import every feature's models so that ``Base.metadata`` is complete (Alembic, tests)."""
     import importlib
 
-    from lims import FEATURES
+    from lims import MODEL_PACKAGES
 
-    for feature in FEATURES:
+    for feature in MODEL_PACKAGES:
         importlib.import_module(f"lims.{feature}.models")

@@ -1,0 +1,1 @@
+"""Certificates: numbering, issue, PDF, QR seal, revision and revocation."""

@@ -1,0 +1,1 @@
+"""Public pages: the seal check and the published keys (no login)."""
