@@ -67,7 +67,10 @@ def render_png(chart: LineChart) -> bytes:
     locator = mdates.AutoDateLocator()
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(mdates.DateFormatter("%d/%m/%Y"))
-    if chart.series or chart.limits:
+    axes.tick_params(axis="x", labelrotation=30)
+    for label in axes.get_xticklabels():
+        label.set_horizontalalignment("right")
+    if axes.get_legend_handles_labels()[0]:  # a legend without entries makes matplotlib warn
         axes.legend(fontsize=8, loc="best")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
