@@ -24,7 +24,9 @@ def main() -> None:
 
 def register(app) -> None:
     """Attach the commands to ``app.cli``, so that ``lims``, ``flask`` and test runners all see them."""
-    for command in (db, serve, users, audit, demo):
+    from lims.certificates.cli import keys  # the seal's signing keys
+
+    for command in (db, serve, users, audit, demo, keys):
         app.cli.add_command(command)
 
 

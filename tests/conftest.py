@@ -20,6 +20,9 @@ from sqlalchemy.engine import make_url
 from lims import create_app, migrate
 from lims.db import make_engine
 
+# The browser fixtures (live_server, page, screenshot, …) for every test module that drives Chromium.
+pytest_plugins = ("tests.browser_fixtures",)
+
 RUN_ID = uuid.uuid4().hex[:10]
 PG_URL = os.environ.get("LIMS_TEST_DATABASE_URL", "")
 ENGINES = ["sqlite"] + (["postgresql"] if PG_URL else [])

@@ -21,6 +21,7 @@ from lims.models import utcnow
 
 from . import services
 from .models import ConditionReading, Room
+from lims.dates import from_local, local
 
 DAYS = 30
 STEP = dt.timedelta(minutes=30)
@@ -88,8 +89,8 @@ def seed(session: Session, *, now: dt.datetime | None = None) -> list[str]:
     existing = set(session.scalars(select(Room.code)))
     end = now.replace(minute=0 if now.minute < 30 else 30, second=0, microsecond=0)
     start = end - dt.timedelta(days=DAYS)
-    excursion_day = services.local(now).date() - dt.timedelta(days=EXCURSION_DAYS_AGO)
-    excursion = {services.from_local(dt.datetime.combine(excursion_day, dt.time.fromisoformat(t))): Decimal(v)
+    excursion_day = local(now).date() - dt.timedelta(days=EXCURSION_DAYS_AGO)
+    excursion = {from_local(dt.datetime.combine(excursion_day, dt.time.fromisoformat(t))): Decimal(v)
                  for t, v in EXCURSION}
     lines = []
     for spec in ROOMS:
@@ -102,7 +103,7 @@ def seed(session: Session, *, now: dt.datetime | None = None) -> list[str]:
             at = start
             wander = 0.0  # a slow random drift (doors, people, weather) on top of the daily cycle
             while at <= end:
-                moment = services.local(at)
+                moment = local(at)
                 wander = 0.9 * wander + rnd.gauss(0, 0.08)
                 temperature, humidity, pressure = _climate(room.code, moment, (at - start).days, rnd)
                 values = (temperature + wander, humidity - 2 * wander, pressure)
@@ -117,12 +118,12 @@ def seed(session: Session, *, now: dt.datetime | None = None) -> list[str]:
                 readings.append(reading)
                 at += STEP
         else:
-            today = services.local(now).date()
+            today = local(now).date()
             for days_ago in (20, 13, 6):
                 day = today - dt.timedelta(days=days_ago)
                 for minutes in range(7 * 60 + 30, 11 * 60 + 1, 30):
-                    at = services.from_local(dt.datetime.combine(day, dt.time(minutes // 60, minutes % 60)))
-                    values = _climate(room.code, services.local(at), DAYS - days_ago, rnd)
+                    at = from_local(dt.datetime.combine(day, dt.time(minutes // 60, minutes % 60)))
+                    values = _climate(room.code, local(at), DAYS - days_ago, rnd)
                     readings.append(_reading(room, at, values, source="manual", source_file=""))
         session.add_all(readings)
         session.flush()

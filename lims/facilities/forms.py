@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -10,30 +9,10 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, DateTimeLocalField, Form, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
+from lims.forms import DecimalTextField
 
 from .services import ROOM_KINDS, from_local
 
-
-class DecimalTextField(StringField):
-    """A decimal typed with a comma or a point ("25,3" or "25.3"); ``data`` is a ``Decimal`` or ``None``."""
-
-    def process_formdata(self, valuelist):
-        if not valuelist or not valuelist[0].strip():
-            self.data = None
-            return
-        try:
-            self.data = Decimal(valuelist[0].strip().replace(",", "."))
-        except InvalidOperation:
-            self.data = None
-            raise ValueError(_l("Không phải là số.")) from None
-        if not self.data.is_finite():
-            self.data = None
-            raise ValueError(_l("Không phải là số."))
-
-    def _value(self):
-        if self.raw_data:
-            return self.raw_data[0]
-        return "" if self.data is None else str(self.data).replace(".", ",")
 
 
 class RoomForm(FlaskForm):

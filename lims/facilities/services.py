@@ -33,7 +33,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lims.audit import services as audit
-from lims.dates import CENTRE_TZ, centre_today, from_local, local
+from lims.dates import from_local, local
 from lims.models import utcnow
 from lims.text import fold
 

@@ -16,6 +16,7 @@ from lims.security import has_permission, requires
 
 from . import services
 from .forms import FilterForm, ImportForm, PeriodForm, ReadingForm, RoomForm
+from lims.dates import centre_today, local
 
 bp = Blueprint("facilities", __name__, url_prefix="/facilities")
 
@@ -56,7 +57,7 @@ class Period:
         self.form = PeriodForm(args)
         self.form.method_version_id.choices = []
         self.error = ""
-        today = services.centre_today()
+        today = centre_today()
         valid = self.form.validate()
         end = self.form.end_date.data if valid and self.form.end_date.data else today
         start = (self.form.start_date.data if valid and self.form.start_date.data
@@ -173,7 +174,7 @@ def record(room_id: int):
     room = _room_or_404(room_id)
     form = ReadingForm()
     if request.method == "GET":
-        form.taken_at.data = services.local(services.utcnow()).replace(tzinfo=None, second=0, microsecond=0)
+        form.taken_at.data = local(services.utcnow()).replace(tzinfo=None, second=0, microsecond=0)
     form_errors: list[str] = []
     if form.validate_on_submit():
         session = get_session()
@@ -230,7 +231,7 @@ def chart(room_id: int, quantity: str):
     period = Period(request.args)
     name, unit = services.QUANTITIES[quantity][:2]
     readings = services.readings_between(session, room_id=room.id, start=period.start, end=period.end)
-    points = [(services.local(r.taken_at).replace(tzinfo=None), getattr(r, quantity)) for r in readings]
+    points = [(local(r.taken_at).replace(tzinfo=None), getattr(r, quantity)) for r in readings]
     limits = []
     if period.version is not None:
         items = period.version.environment_limits.get(quantity, {})
@@ -264,7 +265,7 @@ def export(room_id: int, fmt: str):
     columns = [
         tabular.Column(_("Mã phòng"), lambda r: room.code),
         tabular.Column(_("Thời điểm (giờ Việt Nam)"),
-                       lambda r: services.local(r.taken_at).strftime("%d/%m/%Y %H:%M:%S")),
+                       lambda r: local(r.taken_at).strftime("%d/%m/%Y %H:%M:%S")),
         tabular.Column(_("Thời điểm (UTC, ISO 8601)"), lambda r: r.taken_at.isoformat()),
         tabular.Column(_("Nhiệt độ (°C)"), lambda r: r.temperature_c),
         tabular.Column(_("Độ ẩm (%RH)"), lambda r: r.humidity_pct),

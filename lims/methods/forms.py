@@ -3,47 +3,20 @@ environmental limits are a nested form whose data is exactly the ``environment_l
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 
 import instruments
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import (DateField, Form, FormField, IntegerField, SelectField, SelectMultipleField, StringField,
+from wtforms import (DateField, Form, FormField, IntegerField, SelectField, StringField,
                      SubmitField, TextAreaField)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
+from lims.forms import DecimalTextField, MultiCheckboxField
 
 from .services import ADEQUACY_DIVISOR_MAX, KINDS, STATUS_LABELS, TEST_KEYS
 
 
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-
-class DecimalTextField(StringField):
-    """A decimal typed with a comma or a point ("18,5" or "18.5"); ``data`` is a ``Decimal`` or ``None``."""
-
-    def process_formdata(self, valuelist):
-        if not valuelist or not valuelist[0].strip():
-            self.data = None
-            return
-        text = valuelist[0].strip().replace(",", ".")
-        try:
-            self.data = Decimal(text)
-        except InvalidOperation:
-            self.data = None
-            raise ValueError(_l("Không phải là số.")) from None
-        if not self.data.is_finite():
-            self.data = None
-            raise ValueError(_l("Không phải là số."))
-
-    def _value(self):
-        if self.raw_data:
-            return self.raw_data[0]
-        return "" if self.data is None else str(self.data).replace(".", ",")
 
 
 class TemperatureLimitsForm(Form):

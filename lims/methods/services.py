@@ -38,7 +38,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from lims.audit import services as audit
-from lims.dates import CENTRE_TZ, centre_today
+from lims.dates import centre_today
 from lims.text import fold
 
 from .models import MethodVersion, Procedure

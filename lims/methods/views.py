@@ -16,6 +16,7 @@ from lims.text import fold
 
 from . import services
 from .forms import CreateForm, FilterForm, ProcedureForm, VersionForm, WithdrawForm
+from lims.dates import centre_today
 
 bp = Blueprint("methods", __name__, url_prefix="/methods")
 
@@ -72,7 +73,7 @@ def index():
     """List method versions with search and filters."""
     form = _filters()
     versions = _listed(form)
-    return render_template("methods/index.html", form=form, versions=versions, today=services.centre_today(),
+    return render_template("methods/index.html", form=form, versions=versions, today=centre_today(),
                            args={k: v for k, v in request.args.items() if v})
 
 
@@ -82,7 +83,7 @@ def export(fmt: str):
     """Download the filtered list as CSV or XLSX."""
     if fmt not in tabular.FORMATS:
         abort(404)
-    today = services.centre_today()
+    today = centre_today()
     versions = _listed(_filters())
     columns = [
         tabular.Column(_("Số hiệu"), lambda v: v.designation),
@@ -110,7 +111,7 @@ def detail(procedure_id: int):
     """Show a procedure and every version of it, withdrawn ones included."""
     session = get_session()
     procedure = services.get_procedure(session, procedure_id) or abort(404)
-    return render_template("methods/detail.html", procedure=procedure, today=services.centre_today(),
+    return render_template("methods/detail.html", procedure=procedure, today=centre_today(),
                            versions=sorted(procedure.versions, key=lambda v: v.effective_date, reverse=True),
                            can_edit=has_permission("methods.edit"))
 

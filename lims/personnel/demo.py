@@ -22,6 +22,7 @@ from lims.auth.models import User
 
 from . import services
 from .models import Authorisation
+from lims.dates import centre_today
 
 #: The national standards body was renamed in 2025 (Tổng cục → Ủy ban); cards name the body of their date.
 _RENAMED = dt.date(2025, 3, 1)
@@ -193,7 +194,7 @@ def _train(session: Session, user: User, key: str, ended_days_ago: int, *, today
 
 def seed(session: Session, *, today: dt.date | None = None) -> list[str]:
     """Seed the demo staff and authorisations; returns lines describing what was created. Callers commit."""
-    today = today or services.centre_today()
+    today = today or centre_today()
     lines: list[str] = []
     existing = set(session.scalars(select(User.username)))
     head = session.scalar(select(User).where(User.username == STAFF[0].username))

@@ -20,6 +20,7 @@ from . import services
 from .forms import (AuthorisationEditForm, AuthorisationForm, DeleteForm, QualificationEditForm, QualificationForm,
                     RevokeForm, TrainingEditForm, TrainingForm)
 from .models import Authorisation, Qualification, Training
+from lims.dates import centre_today
 
 bp = Blueprint("personnel", __name__, url_prefix="/personnel")
 
@@ -33,7 +34,7 @@ def _day_arg(name: str) -> dt.date:
     try:
         return dt.date.fromisoformat(request.args.get(name, ""))
     except ValueError:
-        return services.centre_today()
+        return centre_today()
 
 
 def _int_arg(name: str, default: int, *, low: int, high: int) -> int:
@@ -88,7 +89,7 @@ def detail(user_id: int):
     """Show a person's qualifications, trainings and authorisations."""
     session = get_session()
     user = _person(user_id)
-    today = services.centre_today()
+    today = centre_today()
     records = services.person_records(session, user=user)
     states = {a.id: services.status_on(a, today) for a in records.authorisations}
     return render_template("personnel/detail.html", person=user, records=records, states=states, today=today,
@@ -124,7 +125,7 @@ def edit_qualification(qualification_id: int):
     session = get_session()
     qualification = session.get(Qualification, qualification_id) or abort(404)
     form = QualificationEditForm(obj=qualification)
-    needs_reason = services.recorded_before(qualification, services.centre_today())
+    needs_reason = services.recorded_before(qualification, centre_today())
     if form.validate_on_submit():
         try:
             services.update_qualification(session, qualification=qualification, reason=form.reason.data,
@@ -187,7 +188,7 @@ def edit_training(training_id: int):
     session = get_session()
     training = session.get(Training, training_id) or abort(404)
     form = TrainingEditForm(obj=training)
-    needs_reason = services.recorded_before(training, services.centre_today())
+    needs_reason = services.recorded_before(training, centre_today())
     if form.validate_on_submit():
         try:
             services.update_training(session, training=training, reason=form.reason.data, files_dir=_files_dir(),
@@ -243,7 +244,7 @@ def training_report():
     """Report a year's trainees and hours (by the year each course ended)."""
     session = get_session()
     years = services.training_years(session)
-    today = services.centre_today()
+    today = centre_today()
     year = _int_arg("year", years[0] if years else today.year, low=services.FIRST_YEAR, high=today.year)
     report = services.training_report(session, year=year)
     fmt = _export_format()
@@ -296,7 +297,7 @@ def edit_authorisation(authorisation_id: int):
     authorisation = session.get(Authorisation, authorisation_id) or abort(404)
     form = AuthorisationEditForm(obj=authorisation)
     form.set_grantors(services.grantor_choices(session), current=authorisation.granted_by)
-    needs_reason = services.authorisation_in_use(authorisation, services.centre_today())
+    needs_reason = services.authorisation_in_use(authorisation, centre_today())
     if form.validate_on_submit():
         try:
             services.update_authorisation(session, authorisation=authorisation, reason=form.reason.data,
@@ -320,7 +321,7 @@ def revoke_authorisation(authorisation_id: int):
     authorisation = session.get(Authorisation, authorisation_id) or abort(404)
     form = RevokeForm()
     if request.method == "GET":
-        form.revoked_date.data = services.centre_today()
+        form.revoked_date.data = centre_today()
     if form.validate_on_submit():
         try:
             services.revoke_authorisation(session, authorisation=authorisation, revoked_date=form.revoked_date.data,
@@ -381,7 +382,7 @@ def authorisations():
 @requires("lab.view")
 def expiring():
     """List authorisations that end within N days and are not yet renewed."""
-    on = services.centre_today()
+    on = centre_today()
     days = _int_arg("days", services.EXPIRING_DAYS, low=1, high=3660)
     instrument_type = request.args.get("instrument_type", "")
     if instrument_type not in dict(services.type_choices()):
@@ -420,4 +421,4 @@ def matrix():
         return tabular.export_response(fmt, filename=f"ma-tran-uy-quyen-{on.isoformat()}", columns=columns,
                                        rows=result.rows, sheet=_("Ma trận ủy quyền"))
     return render_template("personnel/matrix.html", matrix=result, state_labels=services.STATES,
-                           activities=services.ACTIVITIES, today=services.centre_today())
+                           activities=services.ACTIVITIES, today=centre_today())

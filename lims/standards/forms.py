@@ -9,20 +9,16 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import (DateField, IntegerField, SelectField, SelectMultipleField, StringField, SubmitField,
+from wtforms import (DateField, IntegerField, SelectField, StringField, SubmitField,
                      TextAreaField, ValidationError)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
+from lims.forms import MultiCheckboxField
 
 from .models import KINDS, SOURCES
 from .services import (KIND_LABELS, RANGE_UNITS, SOURCE_LABELS, STATUS_LABELS, WEIGHT_CLASSES, Adequacy,
                        StandardError, plain)
 
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def type_choices() -> list[SelectChoice]:

@@ -21,6 +21,7 @@ from .forms import (AdequacyForm, CalibrationForm, ChosenStandardsForm, Correcti
                     ServiceEventForm, StandardForm, adequate_choices, kind_choices, results_text, standard_choices,
                     status_choices)
 from .models import KINDS, Standard, StandardCalibration
+from lims.dates import centre_today
 
 bp = Blueprint("standards", __name__, url_prefix="/standards")
 
@@ -32,7 +33,7 @@ def _files_dir() -> Path:
 
 
 def _today() -> dt.date:
-    return services.centre_today()
+    return centre_today()
 
 
 def _date_arg(name: str = "on") -> dt.date:

@@ -9,7 +9,6 @@ Create Date: 2026-11-22 03:11:59.451011
 from alembic import op
 import sqlalchemy as sa
 import lims.models
-from sqlalchemy.dialects import postgresql
 
 revision = '0006_facilities'
 down_revision = '0005_methods'

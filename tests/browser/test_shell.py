@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.browser.conftest import login
+from tests.browser_fixtures import login
 
 pytestmark = pytest.mark.browser
 

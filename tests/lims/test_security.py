@@ -7,7 +7,8 @@ from lims.auth.permissions import ALL_PERMISSIONS, PERMISSIONS
 from lims.security import endpoint_rule
 
 PUBLIC_ALLOW_LIST = {"static", "bootstrap.static", "main.root", "main.health", "auth.login", "auth.logout",
-                     "auth.language"}
+                     "auth.language",
+                     "public.keys"}
 
 
 def test_every_route_requires_a_named_permission_or_is_on_the_public_allow_list(app):

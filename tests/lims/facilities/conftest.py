@@ -9,6 +9,7 @@ import pytest
 
 from lims.facilities import services
 from lims.facilities.models import ConditionReading
+from lims.dates import from_local
 
 M1_LIMITS = {"temperature_c": {"min": "18", "max": "27", "max_rate_per_h": "3", "max_change_12h": "5"},
              "humidity_pct": {"min": "30", "max": "80"}}
@@ -16,7 +17,7 @@ M1_LIMITS = {"temperature_c": {"min": "18", "max": "27", "max_rate_per_h": "3", 
 
 def at(text: str) -> dt.datetime:
     """A local (Asia/Ho_Chi_Minh) wall-clock time "2026-11-23 09:40" as aware UTC."""
-    return services.from_local(dt.datetime.fromisoformat(text))
+    return from_local(dt.datetime.fromisoformat(text))
 
 
 @pytest.fixture

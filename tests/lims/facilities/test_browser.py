@@ -11,9 +11,9 @@ import pytest
 
 import lims
 from lims.facilities import demo as facilities_demo
-from lims.facilities import services
 from lims.methods import demo as methods_demo
-from tests.browser.conftest import browser, demo_user, live_app, live_server, login, page, screenshot  # noqa: F401
+from tests.browser_fixtures import login
+from lims.dates import centre_today
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +38,7 @@ def test_room_chart_with_limits_and_check(page, live_server, seeded, demo_user, 
 
     page.get_by_role("link", name="P-KL").click()
     page.wait_for_url("**/facilities/*")
-    today = services.centre_today()
+    today = centre_today()
     page.get_by_label("Từ ngày").fill((today - dt.timedelta(days=7)).isoformat())
     page.get_by_label("Đối chiếu giới hạn của phương pháp").select_option(label=_option_label(page, "ĐLVN 286:2015"))
     page.get_by_role("button", name="Xem").click()

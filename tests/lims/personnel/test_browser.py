@@ -7,8 +7,9 @@ import datetime as dt
 
 import pytest
 
-from lims.personnel import demo, services
-from tests.browser.conftest import browser, demo_user, live_app, live_server, login, page, screenshot  # noqa: F401
+from lims.personnel import demo
+from tests.browser_fixtures import login
+from lims.dates import centre_today
 
 pytestmark = pytest.mark.browser
 
@@ -46,7 +47,7 @@ def test_matrix_and_person_page(page, live_server, seeded, demo_user, screenshot
     page.get_by_label("Loại phương tiện đo").select_option("weight")
     page.get_by_label("Phạm vi").fill("Quả cân cấp chính xác M1 đến 20 kg")
     page.get_by_label("Số thẻ kiểm định viên").fill("KĐV 0702")
-    today = services.centre_today()
+    today = centre_today()
     page.get_by_label("Hiệu lực từ ngày").fill(today.isoformat())
     page.get_by_label("Hiệu lực đến ngày").fill((today + dt.timedelta(days=1800)).isoformat())
     page.get_by_label("hoặc cơ quan cấp").fill("Ủy ban Tiêu chuẩn Đo lường Chất lượng Quốc gia")

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from lims.auth.models import User
 from lims.personnel import demo, services
 from lims.personnel.models import Authorisation, Qualification, Training
+from lims.dates import centre_today
 
 
 def _counts(session):
@@ -21,7 +22,7 @@ def _counts(session):
 def test_seed_creates_staff_with_every_kind_of_authorisation_state_and_is_idempotent(session, create_user):
     for role in ("technician", "reviewer", "approver"):
         create_user(role, roles=(role,))
-    today = services.centre_today()
+    today = centre_today()
     lines = demo.seed(session)
     session.commit()
     assert lines[0] == "Personnel: 12 staff with 32 training records and 27 authorisations"
@@ -76,7 +77,7 @@ def test_seed_authorises_the_centre_demo_logins_by_role(session, create_user):
         create_user(username, roles=(role,))
     demo.seed(session)
     session.commit()
-    today = services.centre_today()
+    today = centre_today()
     cards = set()
     for username, role in wanted.items():
         user_id = session.scalar(select(User.id).where(User.username == username))

@@ -17,8 +17,9 @@ from sqlalchemy import select
 from lims.audit.models import AuditEvent
 from lims.personnel import services
 from lims.personnel.models import Authorisation, Qualification, Training
+from lims.dates import centre_today
 
-TODAY = services.centre_today()
+TODAY = centre_today()
 DAY = dt.timedelta(days=1)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.browser.conftest import browser, live_app, live_server, login, page, screenshot  # noqa: F401
+from tests.browser_fixtures import login
 
 pytestmark = pytest.mark.browser
 

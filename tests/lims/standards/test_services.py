@@ -14,6 +14,7 @@ from lims.standards import services
 from lims.standards.models import StandardCalibration
 
 from .conftest import TODAY
+from lims.dates import centre_today
 
 D = dt.date
 
@@ -573,7 +574,7 @@ def test_demo_seed_is_idempotent_and_shows_every_status(session):
     lines = demo.seed(session)
     assert lines[0].startswith("Chuẩn đo lường: 30 chuẩn")
     assert demo.seed(session) == []
-    today = services.centre_today()
+    today = centre_today()
     by_code = {s.standard.code: s for s in services.statuses(session, list(session.scalars(select(Standard))),
                                                              on=today)}
     assert by_code["QC-M1-20-06"].code == "overdue"

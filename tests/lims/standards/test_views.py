@@ -13,13 +13,14 @@ from sqlalchemy import select
 
 from lims.standards import services
 from lims.standards.models import IntermediateCheck, Standard, StandardCalibration
+from lims.dates import centre_today
 
 D = dt.date
 
 
 @pytest.fixture
 def today():
-    return services.centre_today()
+    return centre_today()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Browser tests: the real app served on a loopback port, driven by Playwright in Debian's Chromium.
+"""Fixtures of the browser tests (a pytest plugin, see tests/conftest.py): the real app served on a loopback port, driven by Playwright in Debian's Chromium.
 
 Screenshots go to tests/screenshots/ (not committed) so that a person can look at what the tests saw.
 """
