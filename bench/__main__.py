@@ -13,6 +13,8 @@ from pathlib import Path
 SUITES = {
     "engine": "bench.engine_bench",
     "registry": "bench.registry_bench",
+    "certificates": "bench.certificates_bench",
+    "public": "bench.public_bench",
 }
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 from flask import Flask
 
 #: Feature packages with a ``views.bp`` blueprint named after the package (DESIGN.md §2).
-FEATURES = ("auth", "audit", "registry", "standards", "personnel", "facilities", "methods", "public")
+FEATURES = ("auth", "audit", "registry", "standards", "personnel", "facilities", "methods", "jobs", "verifications",
+            "certificates", "public")
 #: Feature packages with a ``models`` module (imported so that ``Base.metadata`` is complete).
-MODEL_PACKAGES = ("audit", "auth", "registry", "standards", "personnel", "facilities", "methods", "certificates")
+MODEL_PACKAGES = ("audit", "auth", "registry", "standards", "personnel", "facilities", "methods", "jobs",
+                  "verifications", "certificates")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -41,7 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if "PASSWORD_HASH_PARAMS" in app.config:
         auth_services.configure_hasher(**app.config["PASSWORD_HASH_PARAMS"])
 
-    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "lims-memory://")
     db.init_app(app)
     audit_services.install()
     babel.init_app(app, locale_selector=i18n.select_locale, default_translation_directories=str(root / "lims" /

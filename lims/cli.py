@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -24,9 +25,8 @@ def main() -> None:
 
 def register(app) -> None:
     """Attach the commands to ``app.cli``, so that ``lims``, ``flask`` and test runners all see them."""
-    from lims.certificates.cli import keys  # the seal's signing keys
-
-    for command in (db, serve, users, audit, demo, keys):
+    from lims.certificates.cli import certificate, keys  # issued certificates; the seal's signing keys
+    for command in (db, serve, users, audit, demo, keys, certificate, import_group):
         app.cli.add_command(command)
 
 
@@ -150,6 +150,42 @@ def audit_verify(as_json: bool) -> None:
         sys.exit(1)
 
 
+# --- import -----------------------------------------------------------------------------------------------------
+
+@click.group("import")
+def import_group() -> None:
+    """Bulk imports from spreadsheets."""
+
+
+@import_group.command("instruments")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--max-errors", default=100, show_default=True, type=int, help="How many errors to print.")
+@with_appcontext
+def import_instruments(file: Path, max_errors: int) -> None:
+    """Import instruments from a CSV or XLSX FILE: all rows or none; exit 1 and list the errors when any is wrong."""
+    from flask_babel import force_locale
+
+    from lims.dates import centre_today
+    from lims.registry import importing
+
+    session = get_db().session()
+    session.info["actor_name"] = "cli"
+    try:
+        with force_locale("vi"):
+            report = importing.import_file(session, file, filename=file.name, today=centre_today())
+            if report.ok:
+                session.commit()
+            else:
+                session.rollback()
+            lines = report.lines(max_errors=max_errors)
+    finally:
+        session.close()
+    for line in lines:
+        click.echo(line)
+    if not report.ok:
+        sys.exit(1)
+
+
 # --- demo -------------------------------------------------------------------------------------------------------
 
 @click.command("demo")
@@ -158,14 +194,27 @@ def audit_verify(as_json: bool) -> None:
 @with_appcontext
 def demo(if_empty: bool, instrument_count: int) -> None:
     """Seed a realistic demo centre (idempotent) and print the demo logins."""
+    import importlib
+
+    from flask_babel import force_locale
+
     from lims import demo as demo_data
 
-    with get_db().transaction() as session:
+    with get_db().transaction() as session, force_locale("vi"):
         session.info["actor_name"] = "demo"
         summary = demo_data.seed(session, instrument_count=instrument_count, only_if_empty=if_empty)
-    for line in summary.lines():
+        lines = summary.lines()
+        if not summary.skipped:
+            # Each feature seeds its own records, in the order they depend on one another.
+            for feature in DEMO_ORDER:
+                lines += importlib.import_module(f"lims.{feature}.demo").seed(session)
+    for line in lines:
         click.echo(line)
     click.echo("")
     click.echo(f"Demo logins (open {current_app.config['PUBLIC_URL']}/login):")
     for username, password, role in demo_data.LOGINS:
         click.echo(f"  {role:<16} {username:<12} {password}")
+
+
+#: Feature demo seeds run after the registry's, each idempotent.
+DEMO_ORDER = ("methods", "facilities", "standards", "personnel", "verifications", "certificates")

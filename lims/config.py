@@ -28,9 +28,22 @@ def from_environment(instance_path: Path) -> dict:
         "DATABASE_URL": env.get("LIMS_DATABASE_URL") or f"sqlite:///{instance_path / 'lims.sqlite3'}",
         "PUBLIC_URL": env.get("LIMS_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
         "SEAL_KEY_FILE": env.get("LIMS_SEAL_KEY_FILE") or str(instance_path / "seal_key.pem"),
-        "RATELIMIT_STORAGE_URI": env.get("LIMS_RATELIMIT_STORAGE_URI", "memory://"),
+        # lims-memory:// counts per process like limits' memory://, without its expiry thread (lims.ratelimit).
+        "RATELIMIT_STORAGE_URI": env.get("LIMS_RATELIMIT_STORAGE_URI", "lims-memory://"),
         "ENV_NAME": env.get("LIMS_ENV", "production"),
         "CENTRE_NAME": env.get("LIMS_CENTRE_NAME", "Trung tâm Kỹ thuật Tiêu chuẩn Đo lường Chất lượng"),
+        # Printed on certificates (lims.certificates.services.IssueSettings): the centre's address, designation and
+        # accreditation, the authority above it, contacts, and the place named before the date of issue.
+        "CENTRE_ADDRESS": env.get("LIMS_CENTRE_ADDRESS", ""),
+        "CENTRE_DESIGNATION": env.get("LIMS_CENTRE_DESIGNATION", ""),
+        "CENTRE_ACCREDITATION": env.get("LIMS_CENTRE_ACCREDITATION", ""),
+        "CENTRE_PARENT": env.get("LIMS_CENTRE_PARENT", ""),
+        "CENTRE_PHONE": env.get("LIMS_CENTRE_PHONE", ""),
+        "CENTRE_EMAIL": env.get("LIMS_CENTRE_EMAIL", ""),
+        "CENTRE_PLACE": env.get("LIMS_CENTRE_PLACE", ""),
+        # The public check's limit per client address (Flask-Limiter notation); shared by all workers when
+        # LIMS_RATELIMIT_STORAGE_URI names a shared store (redis://…, with the redis package installed).
+        "PUBLIC_CHECK_RATE_LIMIT": env.get("LIMS_PUBLIC_CHECK_RATE_LIMIT", "120 per minute"),
     }
 
 

@@ -7,6 +7,8 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
+from lims import ratelimit  # noqa: F401  (registers the "lims-memory://" rate-limit store)
+
 babel = Babel()
 bootstrap = Bootstrap5()
 csrf = CSRFProtect()

@@ -17,7 +17,7 @@ from lims import create_app
 from tests.conftest import FAST_HASH
 
 CHROMIUM = os.environ.get("LIMS_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 
 
 @pytest.fixture(scope="module")

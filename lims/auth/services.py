@@ -44,6 +44,12 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
+def verify_password(user: User, password: str) -> bool:
+    """Whether ``password`` is ``user``'s (an electronic signature re-enters it, 21 CFR 11.200); an inactive user
+    never matches."""
+    return bool(user.is_active) and _verify(user.password_hash, password or "")
+
+
 def normalise_username(username: str) -> str:
     return (username or "").strip().lower()
 

@@ -8,7 +8,7 @@ from lims.security import endpoint_rule
 
 PUBLIC_ALLOW_LIST = {"static", "bootstrap.static", "main.root", "main.health", "auth.login", "auth.logout",
                      "auth.language",
-                     "public.keys"}
+                     "public.keys", "public.check"}
 
 
 def test_every_route_requires_a_named_permission_or_is_on_the_public_allow_list(app):
@@ -106,5 +106,6 @@ def test_secret_key_is_generated_once_into_the_instance_folder(tmp_path, monkeyp
 
 
 def test_auditor_role_changes_nothing():
-    writes = ALL_PERMISSIONS - {"registry.view", "lab.view", "audit.view"}
+    writes = ALL_PERMISSIONS - {"registry.view", "lab.view", "audit.view", "jobs.view", "verifications.view",
+                                "certificates.view"}
     assert PERMISSIONS["auditor"] & writes == frozenset()
