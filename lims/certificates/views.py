@@ -288,17 +288,11 @@ def stamp_index():
                                                                     q=form.q.data or ""), page=page)
     holder_ids = {stamp.assigned_to_id for stamp, _number in rows if stamp.assigned_to_id}
     names = {user.id: user.full_name for user in (session.get(User, uid) for uid in holder_ids)}
-    manage = has_permission("stamps.manage")
-    receive_form = assign_form = None
-    if manage:
-        receive_form = ReceiveStampsForm(formdata=None, received_date=centre_today())
-        assign_form = AssignStampsForm(formdata=None)
-        assign_form.technician_id.choices = _technician_choices(session)
     args = {key: value for key, value in request.args.items() if key != "page" and value}
     return render_template("certificates/stamps.html", form=form, rows=rows, names=names, page=page,
                            has_next=has_next, args=args, counts=stamps.state_counts(session),
-                           holdings=stamps.holdings(session), batches=stamps.batches(session), manage=manage,
-                           receive_form=receive_form, assign_form=assign_form)
+                           holdings=stamps.holdings(session), batches=stamps.batches(session),
+                           manage=has_permission("stamps.manage"))
 
 
 @bp.route("/stamps/receive", methods=["GET", "POST"])

@@ -169,8 +169,8 @@ class CheckPage:
 
     def render(self, language: str, *, result=None, rate_limited: bool = False) -> str:
         return self.templates[language].render(_format=_format, lang=language, day=_day,
-                                    centre=self.config.get("CENTRE_NAME", ""), head_links=self.head_links,
-                                    keys_url=self.keys_url, result=result, rate_limited=rate_limited)
+                                               centre=self.config.get("CENTRE_NAME", ""), head_links=self.head_links,
+                                               keys_url=self.keys_url, result=result, rate_limited=rate_limited)
 
     def over_limit(self, client: str) -> int | None:
         """Count a hit of ``client``; the seconds to wait when over the limit, else ``None``. A failing shared store

@@ -1,8 +1,4 @@
-"""Fixtures of the registry's tests: factories that fill sensible defaults.
-
-The features' migrations each branch from 0001 until they are chained in order, so the template databases here are
-upgraded to every head ("heads"), which is the same as "head" once there is a single one.
-"""
+"""Fixtures of the registry's tests: factories that fill sensible defaults."""
 
 from __future__ import annotations
 
@@ -11,44 +7,10 @@ import itertools
 
 import pytest
 
-from lims import migrate
-from lims.db import make_engine
-from tests import conftest as base
-
 #: "Today" for the services in these tests.
 TODAY = dt.date(2026, 6, 15)
 SCALE = {"max": "30", "e": "0.01", "d": "0.01", "unit": "kg", "accuracy_class": "III"}
 METER = {"accuracy_class": "1", "un_v": "220", "ib_a": "5", "imax_a": "20", "constant_imp_per_kwh": "1600"}
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory):
-    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate.upgrade(engine, "heads")
-    engine.dispose()
-    return path
-
-
-class _Postgres(base._Postgres):
-    def create_template(self) -> None:
-        self._execute(f'CREATE DATABASE "{self.template}"')
-        self.created.append(self.template)
-        engine = make_engine(self.url.set(database=self.template).render_as_string(hide_password=False))
-        migrate.upgrade(engine, "heads")
-        engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def postgres():
-    if not base.PG_URL:
-        yield None
-        return
-    server = _Postgres(base.PG_URL)
-    server.create_template()
-    yield server
-    server.close()
-
 
 _tax_codes = itertools.count(1)
 
