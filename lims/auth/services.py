@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lims.audit import services as audit
+from lims.exceptions import FieldError
 from lims.models import utcnow
 
 from .models import LoginSession, LoginThrottle, User, UserRole
@@ -54,12 +55,8 @@ def normalise_username(username: str) -> str:
     return (username or "").strip().lower()
 
 
-class UserError(ValueError):
+class UserError(FieldError):
     """A user could not be created or changed; the message names the field."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
 
 
 def check_password_rules(password: str, *, username: str = "") -> None:

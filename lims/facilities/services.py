@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from lims.audit import services as audit
 from lims.dates import from_local, local
+from lims.exceptions import FieldError
 from lims.models import utcnow
 from lims.text import fold
 
@@ -64,12 +65,8 @@ _CODE = re.compile(r"[A-Z0-9][A-Z0-9._/-]*")
 NOTES_MAX = 4000
 
 
-class FacilitiesError(ValueError):
+class FacilitiesError(FieldError):
     """A room or reading was refused; ``field`` names the argument at fault."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
 
 
 class ReasonRequiredError(FacilitiesError):

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from lims.audit import services as audit
 from lims.auth.models import User, UserRole
+from lims.exceptions import FieldError
 from lims.registry import services as registry
 from lims.registry.models import Customer, Instrument
 from lims.text import fold
@@ -74,12 +75,8 @@ MAX_PRICE = Decimal("99999999999999")
 DUE_DAYS = 10
 
 
-class JobError(ValueError):
+class JobError(FieldError):
     """A job or one of its items was refused; ``field`` names the argument at fault."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
 
 
 # --- numbers --------------------------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from lims.audit import services as audit
 from lims.dates import centre_today
+from lims.exceptions import FieldError
 from lims.text import fold
 
 from .models import MethodVersion, Procedure
@@ -88,12 +89,8 @@ _SPACES = re.compile(r"\s+")
 NOTES_MAX = 4000
 
 
-class MethodError(ValueError):
+class MethodError(FieldError):
     """A procedure or version was refused; ``field`` names the argument at fault."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
 
 
 class MethodNotInForceError(MethodError):

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from lims.audit import services as audit
 from lims.dates import CENTRE_TZ, centre_today
 from lims.auth.models import User, UserRole
+from lims.exceptions import FieldError
 from lims.text import fold
 
 from .models import Authorisation, Qualification, Training
@@ -100,12 +101,8 @@ _SPACES = re.compile(r"\s+")
 REASON_MAX = 1000
 
 
-class PersonnelError(ValueError):
+class PersonnelError(FieldError):
     """A record was refused; ``field`` names the argument at fault."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
 
 
 class ReasonRequiredError(PersonnelError):

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from lims.audit import services as audit
 from lims.dates import add_months
+from lims.exceptions import FieldError
 from lims.text import fold, fold_serial
 
 from .models import STATUSES, Customer, Instrument
@@ -109,12 +110,8 @@ NOTES_LABEL = _l("Ghi chú")
 REASON_LABEL = _l("Lý do thay đổi")
 
 
-class RegistryError(ValueError):
+class RegistryError(FieldError):
     """A customer or instrument was refused; ``field`` names the argument (``spec.max`` for a characteristic)."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
 
 
 class DuplicateInstrumentError(RegistryError):

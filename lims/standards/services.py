@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from lims.audit import services as audit
 from lims.dates import add_months, centre_today
+from lims.exceptions import FieldError
 from lims.text import fold, fold_serial
 
 from .models import (KINDS, SERVICE_ACTIONS, SOURCES, CalibrationReference, IntermediateCheck, ServiceEvent,
@@ -112,12 +113,8 @@ _SPACES = re.compile(r"\s+")
 
 # --- errors -----------------------------------------------------------------------------------------------------
 
-class StandardError(ValueError):
+class StandardError(FieldError):
     """A change to the register was refused; ``field`` names the argument at fault."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
 
 
 class DuplicateCodeError(StandardError):

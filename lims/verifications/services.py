@@ -48,6 +48,7 @@ from lims.audit.services import jsonable
 from lims.auth import services as auth
 from lims.auth.models import User
 from lims.dates import centre_today, from_local, local
+from lims.exceptions import FieldError
 from lims.facilities import services as facilities
 from lims.facilities.models import Room
 from lims.jobs import services as jobs
@@ -100,12 +101,8 @@ LENGTHS = {"place": 300, "notes": 4000, "reason": 1000}
 STAGE = "initial"
 
 
-class VerificationError(ValueError):
+class VerificationError(FieldError):
     """A change to a record was refused; ``field`` names the argument at fault."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
 
 
 class SubmissionRefusedError(VerificationError):
